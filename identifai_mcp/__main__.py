@@ -1,0 +1,3 @@
+from identifai_mcp.cli import main
+
+raise SystemExit(main())
