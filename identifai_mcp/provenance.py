@@ -34,6 +34,8 @@ class C2PAIngredient(_Model):
     title: str | None = None
     format: str | None = None
     relationship: str | None = None
+    # What the ingredient's own credentials declare about AI, when it carries any.
+    ai_declaration: AiDeclaration | None = None
 
 
 class ValidationIssue(_Model):
@@ -88,6 +90,8 @@ class ContainerInfo(_Model):
     creation_time: str | None = None
     # Tags that speak to where the file came from (software, device, generator names).
     origin_hints: list[str] = Field(default_factory=list)
+    # MP4 only: samples kept in moof fragments (live, DASH, fMP4); None when not an MP4 or unknown.
+    fragmented: bool | None = None
 
 
 class ProvenanceReport(_Model):
