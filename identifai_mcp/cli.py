@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -237,7 +238,8 @@ def _cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     )
     wait = settings.wait_seconds if args.wait is None else args.wait
     progress = _TerminalProgress()
-    is_url = args.source.lower().startswith(("http://", "https://"))
+    # Any scheme goes the URL way, so ftp:// or file:// get the URL policy's reason, not "No such file".
+    is_url = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", args.source) is not None
 
     async def work(service: Any) -> Any:
         if is_url:
