@@ -7,9 +7,9 @@ the text turns them into percentages.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from identifai_mcp.provenance import AiDeclaration, ProvenanceReport
 
@@ -269,9 +269,14 @@ class Report(_Out):
     agreement: Agreement = Field(
         description="Derived by identifai-mcp: whether heuristics and models agree. Not an identifAI output."
     )
-    provenance: ProvenanceReport | None = Field(
-        default=None, description="Local, offline inspection of the file (C2PA and container); null unless it was run."
-    )
+    # Published as a plain object: inspect_video_file's outputSchema describes it in full, and
+    # repeating that ~10k-character schema in three tools' schemas would bloat tools/list.
+    provenance: Annotated[
+        ProvenanceReport | None,
+        WithJsonSchema({"type": ["object", "null"], "description": (
+            "Local, offline inspection of the file (C2PA Content Credentials and container metadata), "
+            "shaped as inspect_video_file's result; null unless it was run.")}),
+    ] = None
     source: Source = Field(
         default="api",
         description="'api' when fetched from identifAI now; 'history' when taken from the local history without a new upload.",
