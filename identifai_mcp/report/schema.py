@@ -273,7 +273,7 @@ class Report(_Out):
     # repeating that ~10k-character schema in three tools' schemas would bloat tools/list.
     provenance: Annotated[
         ProvenanceReport | None,
-        WithJsonSchema({"type": ["object", "null"], "description": (
+        WithJsonSchema({"anyOf": [{"type": "object"}, {"type": "null"}], "description": (
             "Local, offline inspection of the file (C2PA Content Credentials and container metadata), "
             "shaped as inspect_video_file's result; null unless it was run.")}),
     ] = None
