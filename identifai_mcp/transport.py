@@ -10,8 +10,11 @@ from identifai_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+# Host headers carry a port except on the scheme's default port, so each name comes with and without one.
+LOOPBACK_HOSTS = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
+LOOPBACK_ORIGINS = [
+    "http://127.0.0.1", "http://127.0.0.1:*", "http://localhost", "http://localhost:*", "http://[::1]", "http://[::1]:*",
+]
 
 
 def is_loopback(host: str) -> bool:
@@ -32,7 +35,7 @@ def transport_security(settings: Settings) -> Any:
     for host in settings.allowed_hosts:
         hosts += [host] if ":" in host else [host, f"{host}:*"]
         name = host.split(":")[0] if not host.startswith("[") else host
-        origins += [f"https://{name}", f"https://{name}:*", f"http://{name}:*"]
+        origins += [f"https://{name}", f"https://{name}:*", f"http://{name}", f"http://{name}:*"]
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
