@@ -1,0 +1,734 @@
+"""IdentifaiClient: the identifAI REST API over httpx. Knows HTTP and identifAI, nothing of MCP.
+
+Every public method returns a model or raises an `IdentifaiError`; HTTP statuses, transport
+failures and unreadable bodies are translated here and nowhere else (`_status_error`,
+`_unreachable`, `_json`). GETs are retried; a POST is retried only when it provably never
+reached identifAI (see `_post`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import hashlib
+import inspect
+import json
+import logging
+import math
+import mimetypes
+import os
+import queue
+import random
+import re
+import secrets
+import stat
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal, TypeVar
+from urllib.parse import quote
+
+import anyio
+import httpx
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from identifai_mcp import __version__
+from identifai_mcp.errors import (
+    ApiError,
+    ApiUnreachable,
+    BadRequest,
+    ConfigError,
+    FileRefused,
+    Forbidden,
+    InputError,
+    MalformedResponse,
+    MissingApiKey,
+    NoCredits,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+    UploadInterrupted,
+)
+from identifai_mcp.models import ClassifyOptions, Credits, OverrideResult, Submission, VideoClassification
+from identifai_mcp.ratelimit import RateLimiter
+from identifai_mcp.redact import REDACTED
+from identifai_mcp.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 100  # identifiers[] per batch GET (R-VALL: "Maximum array length: 100")
+BACKOFF_BASE = 0.25  # retry n sleeps uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**n)): full jitter
+BACKOFF_MAX = 8.0
+RATE_LIMIT_MIN_PAUSE = 0.5  # after a 429 that names no Retry-After
+RETRY_AFTER_MAX = 60.0  # a longer Retry-After is handed to the caller, not slept through
+UPLOAD_CHUNK = 1 << 20
+READ_AHEAD = 4  # chunks read and hashed ahead of the one being sent: absorbs scheduling jitter
+# identifAI answers an upload only after storing the whole file, which can outlast read_timeout.
+UPLOAD_READ_TIMEOUT = 120.0
+ERROR_TEXT_MAX = 240
+LIMITER_CACHE_SIZE = 256
+
+T = TypeVar("T")
+Progress = Callable[[int, int], Awaitable[None] | None]
+
+_STATUS_ERRORS: dict[int, type[ApiError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    # The docs give 400 for validation errors; Laravel's own default is 422.
+    422: BadRequest,
+    429: RateLimited,
+}
+_VIDEO_TYPES = {
+    ".mp4": "video/mp4", ".m4v": "video/x-m4v", ".mov": "video/quicktime", ".qt": "video/quicktime",
+    ".mkv": "video/x-matroska", ".webm": "video/webm", ".avi": "video/x-msvideo",
+    ".wmv": "video/x-ms-wmv", ".flv": "video/x-flv", ".mpg": "video/mpeg", ".mpeg": "video/mpeg",
+    ".ts": "video/mp2t", ".mts": "video/mp2t", ".m2ts": "video/mp2t", ".3gp": "video/3gpp",
+    ".3g2": "video/3gpp2", ".ogv": "video/ogg", ".ogg": "video/ogg",
+}  # fmt: skip
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_-]{8,128}")
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+_FORM_ESCAPES = {'"': "%22", "\\": "\\\\", **{chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}}
+_FORM_ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _FORM_ESCAPES))
+# Limiters are cached under a salted digest, so no string derived plainly from a key is kept.
+_KEY_SALT = secrets.token_bytes(16)
+_RESULTS = TypeAdapter(list[VideoClassification])
+
+
+class FileSubmission(BaseModel):
+    """An accepted upload: the job's identifier and the facts about the bytes that were sent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    identifier: str
+    hash: str  # SHA-256 hex of the file, computed while uploading it
+    size: int
+    name: str
+
+
+class _Shared:
+    """What every client made by `for_key` shares with its parent: the pool and the limiters."""
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None) -> None:
+        self.settings = settings
+        self.http = httpx.AsyncClient(
+            base_url=settings.base_url,
+            # Without Accept: application/json the submit endpoints answer text/plain.
+            headers={"Accept": "application/json", "User-Agent": f"identifai-mcp/{__version__}"},
+            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None),
+            transport=transport,
+        )
+        self._limiters: OrderedDict[str, RateLimiter] = OrderedDict()
+
+    def limiter(self, key: str | None) -> RateLimiter:
+        digest = hashlib.blake2b((key or "").encode(), key=_KEY_SALT, digest_size=16).hexdigest()
+        limiter = self._limiters.pop(digest, None) or RateLimiter.from_settings(self.settings.rate_limits)
+        self._limiters[digest] = limiter
+        while len(self._limiters) > LIMITER_CACHE_SIZE:
+            self._limiters.popitem(last=False)
+        return limiter
+
+
+class IdentifaiClient:
+    """Async client for the identifAI REST API. One per process (or per key), used as `async with`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        self._bind(_Shared(settings, transport), settings.key() if api_key is None else api_key, owner=True)
+
+    def _bind(self, shared: _Shared, api_key: str | None, *, owner: bool) -> None:
+        self._shared, self._settings, self._owner = shared, shared.settings, owner
+        self._api_key = (api_key or "").strip() or None
+        self._limiter = shared.limiter(self._api_key)
+
+    def for_key(self, api_key: str) -> IdentifaiClient:
+        """A client for another key (HTTP mode): same connection pool, that key's own rate limits."""
+        clone = object.__new__(IdentifaiClient)
+        clone._bind(self._shared, api_key, owner=False)
+        return clone
+
+    async def __aenter__(self) -> IdentifaiClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool; a client made by `for_key` leaves it to its parent."""
+        if self._owner:
+            await self._shared.http.aclose()
+
+    # -- endpoints -----------------------------------------------------------------------------
+
+    async def submit_file(
+        self,
+        path: Path,
+        options: ClassifyOptions,
+        *,
+        on_progress: Progress | None = None,
+        name: str | None = None,
+        content_type: str | None = None,
+        identity: tuple[int, int] | None = None,
+    ) -> FileSubmission:
+        """Stream a local video to POST /api/classification_video, hashing it on the way.
+
+        `name` and `content_type` go in the part header (default: the basename, and a video/* type
+        guessed from it). `identity`, the (st_dev, st_ino) of the file a caller checked, makes the
+        upload refuse whatever else may have taken its place at `path` since.
+
+        Raises: InputError (FileRefused) if the file cannot be read or is not the one checked,
+        UploadInterrupted if the connection failed once the upload had started, ApiError for an
+        error status.
+        """
+        path = Path(path)
+        file = _open_regular(path, identity)
+        name = name or path.name
+        with file:
+            kind = content_type or _video_type(name)
+            upload = _Upload(file, name, kind, options.form(), on_progress, self._upload_timeout())
+            try:
+                submission = await self._post(
+                    "/api/classification_video", _parse_submission, upload.request, interrupted=UploadInterrupted
+                )
+                digest = await upload.finish()
+            finally:
+                upload.close()
+        return FileSubmission(identifier=submission.identifier, hash=digest, size=upload.size, name=name)
+
+    async def submit_url(self, url: str, options: ClassifyOptions) -> Submission:
+        """Ask identifAI to download and classify a video (POST /api/video_fromurl, field file_url)."""
+        body, content_type = _multipart([("file_url", url), *options.form().items()])
+
+        def request() -> dict[str, Any]:
+            return {"content": body, "headers": {"Content-Type": content_type}}
+
+        return await self._post("/api/video_fromurl", _parse_submission, request, interrupted=UploadInterrupted)
+
+    async def get_result(self, identifier: str) -> VideoClassification:
+        """The classification as it stands now (pending, done or errored). Raises NotFound."""
+        identifier = _check_identifier(identifier)
+        try:
+            return await self._get(f"/api/classification_video/{quote(identifier, safe='')}", _parse_result)
+        except NotFound as exc:
+            raise NotFound(f"identifAI has no classification {identifier!r}: {exc.message}", status=404) from exc
+
+    async def get_results(self, identifiers: Sequence[str]) -> list[VideoClassification]:
+        """Many classifications, BATCH_SIZE per call, calls run concurrently; unknown ones are absent."""
+        if isinstance(identifiers, str):
+            identifiers = [identifiers]  # one identifier, not its characters
+        unique = list(dict.fromkeys(_check_identifier(i) for i in identifiers))
+        chunks = [unique[i : i + BATCH_SIZE] for i in range(0, len(unique), BATCH_SIZE)]
+        found: list[list[VideoClassification]] = [[] for _ in chunks]
+        failures: list[Exception] = []
+
+        async def fetch(index: int, chunk: list[str]) -> None:
+            # Laravel reads identifiers[]=a&identifiers[]=b; the brackets are sent as they are.
+            query = "&".join(f"identifiers[]={quote(i, safe='')}" for i in chunk)
+            try:
+                found[index] = await self._get(f"/api/classifications_video?{query}", _parse_results)
+            except Exception as exc:
+                failures.append(exc)
+                tg.cancel_scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            for index, chunk in enumerate(chunks):
+                tg.start_soon(fetch, index, chunk)
+        if failures:
+            raise failures[0]
+        return [result for chunk in found for result in chunk]
+
+    async def override(self, hash: str, classification: Literal["human", "artificial"]) -> OverrideResult:
+        """Record the correct label for every upload of this file. Takes the hash, not the identifier."""
+        hash = _check_identifier(hash)
+
+        def request() -> dict[str, Any]:
+            return {"json": {"classification": classification}}
+
+        path = f"/api/classification_video/{quote(hash, safe='')}/override"
+        return await self._post(path, _model(OverrideResult), request, interrupted=ApiUnreachable)
+
+    async def get_credits(self) -> Credits:
+        """Available and spent credits of this key's account."""
+        return await self._get("/api/user/credits", _model(Credits))
+
+    # -- transport -----------------------------------------------------------------------------
+
+    def _upload_timeout(self) -> httpx.Timeout:
+        # A write that stalls is a dead connection; the answer comes only after the file is stored.
+        read = max(self._settings.read_timeout, UPLOAD_READ_TIMEOUT)
+        return httpx.Timeout(read, connect=self._settings.connect_timeout, write=self._settings.read_timeout, pool=None)
+
+    def _key(self) -> str:
+        if not self._api_key:
+            raise MissingApiKey()
+        if not _HEADER_SAFE.fullmatch(self._api_key):
+            # httpx would echo the whole value in its error; say what is wrong without it.
+            raise ConfigError(
+                "The identifAI API key contains characters that cannot be sent in an HTTP header.",
+                hint="Copy the key again from the identifAI dashboard, without spaces or line breaks.",
+            )
+        return self._api_key
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"X-Api-Key": self._key(), **kwargs.pop("headers", {})}
+        slot = await self._limiter.acquire(method)
+
+        async def trace(event: str, info: object) -> None:
+            # identifAI counts a request when it arrives, not when we were allowed to send it.
+            if event.endswith("send_request_headers.complete"):
+                slot.sent()
+
+        started = time.perf_counter()
+        log_path = path.partition("?")[0]
+        try:
+            response = await self._shared.http.request(
+                method, path, headers=headers, extensions={"trace": trace}, **kwargs
+            )
+        except httpx.HTTPError as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            logger.debug("%s %s failed after %.0f ms: %s", method, log_path, elapsed, type(exc).__name__)
+            raise
+        finally:
+            slot.done()
+        elapsed = (time.perf_counter() - started) * 1000
+        logger.debug("%s %s -> %d in %.0f ms", method, log_path, response.status_code, elapsed)
+        return response
+
+    async def _get(self, path: str, parse: Callable[[httpx.Response], T]) -> T:
+        """GET with retries: 429 (after Retry-After), 5xx, transport errors and unreadable bodies."""
+        retries = self._settings.max_retries
+        for attempt in range(retries + 1):
+            last = attempt == retries
+            try:
+                response = await self._send("GET", path)
+            except httpx.TransportError as exc:
+                if last:
+                    raise _unreachable(exc) from exc
+                await anyio.sleep(_backoff(attempt))
+                continue
+            if response.is_success:
+                try:
+                    return parse(response)
+                except MalformedResponse:
+                    if last:
+                        raise
+                    await anyio.sleep(_backoff(attempt))
+                    continue
+            error = _status_error(response)
+            if last or not isinstance(error, (RateLimited, ServerError)):
+                raise error
+            await self._pause(error, "GET", attempt)
+        raise AssertionError("unreachable")  # the loop always returns or raises
+
+    async def _post(
+        self,
+        path: str,
+        parse: Callable[[httpx.Response], T],
+        request: Callable[[], dict[str, Any]],
+        *,
+        interrupted: type[ApiUnreachable],
+    ) -> T:
+        """POST, retried only while identifAI provably never saw it.
+
+        A lost answer after a complete upload would be charged twice, so once bytes may have left
+        only a 429 (refused before processing) is retried. `request()` builds a fresh body each time.
+        """
+        retries = self._settings.max_retries
+        for attempt in range(retries + 1):
+            last = attempt == retries
+            try:
+                response = await self._send("POST", path, **request())
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                if last:
+                    raise _unreachable(exc) from exc
+                await anyio.sleep(_backoff(attempt))
+                continue
+            except httpx.TransportError as exc:
+                raise interrupted(
+                    f"The connection to identifAI failed during the request ({type(exc).__name__}); "
+                    "it may or may not have been received."
+                ) from exc
+            if response.is_success:
+                return parse(response)
+            error = _status_error(response)
+            if last or not isinstance(error, RateLimited):
+                raise error
+            await self._pause(error, "POST", attempt)
+        raise AssertionError("unreachable")
+
+    async def _pause(self, error: ApiError, kind: str, attempt: int) -> None:
+        if isinstance(error, RateLimited):
+            wait = error.retry_after
+            if wait is not None and wait > RETRY_AFTER_MAX:
+                raise error
+            # The key as a whole is throttled: hold back every caller of this limiter, not just us.
+            self._limiter.defer(kind, wait if wait is not None else max(RATE_LIMIT_MIN_PAUSE, _backoff(attempt)))
+        else:
+            await anyio.sleep(_backoff(attempt))
+
+
+class _Upload:
+    """The multipart body of one upload: the file read once per attempt, hashed as it is sent."""
+
+    def __init__(
+        self,
+        file: IO[bytes],
+        name: str,
+        content_type: str,
+        fields: dict[str, str],
+        on_progress: Progress | None,
+        timeout: httpx.Timeout,
+    ) -> None:
+        self._file, self._on_progress, self._timeout = file, on_progress, timeout
+        self.size = os.fstat(file.fileno()).st_size
+        boundary = secrets.token_hex(16)
+        head, _ = _multipart(fields.items(), boundary=boundary, close=False)
+        self._head = (
+            head
+            + (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="video"; {_form_param("filename", name)}\r\n'
+                f"Content-Type: {content_type if content_type.startswith('video/') else 'video/mp4'}\r\n\r\n"
+            ).encode()
+        )
+        self._tail = f"\r\n--{boundary}--\r\n".encode()
+        self._content_type = f"multipart/form-data; boundary={boundary}"
+        self._reader: _ReadAhead | None = None
+        self._sent = 0
+
+    def request(self) -> dict[str, Any]:
+        """A fresh body for one attempt: from byte 0, with a new hash."""
+        self.close()
+        self._file.seek(0)
+        self._sent = 0
+        length = len(self._head) + self.size + len(self._tail)
+        return {
+            "content": self._body(),
+            "headers": {"Content-Type": self._content_type, "Content-Length": str(length)},
+            "timeout": self._timeout,
+        }
+
+    async def _body(self) -> AsyncIterator[bytes]:
+        yield self._head
+        self._reader = reader = _ReadAhead(self._file, self.size)
+        while self._sent < self.size:
+            try:
+                chunk = await reader.next()
+            except OSError as exc:
+                raise InputError(f"Reading the file failed during the upload: {exc.strerror or exc}.") from exc
+            if not chunk:
+                raise InputError("The file got shorter while it was being uploaded.")
+            yield chunk
+            self._sent += len(chunk)
+            await self._progress()
+        if self.size == 0:
+            await self._progress()
+        yield self._tail
+
+    def close(self) -> None:
+        """Stop the reader of an earlier attempt before anything else touches the file."""
+        if self._reader is not None:
+            self._reader.close()
+
+    async def _progress(self) -> None:
+        if self._on_progress is not None:
+            outcome = self._on_progress(self._sent, self.size)
+            if inspect.isawaitable(outcome):
+                await outcome
+
+    async def finish(self) -> str:
+        """The SHA-256 of the file; reads what the server did not ask for (it never should)."""
+        self.close()
+        if self._reader is None or self._sent < self.size:
+            self._file.seek(0)
+            return (await anyio.to_thread.run_sync(_sha256, self._file)).hexdigest()
+        return self._reader.hash.hexdigest()
+
+
+class _ReadAhead:
+    """Reads and hashes the file in a thread of its own, READ_AHEAD chunks ahead of the network.
+
+    Reading and hashing then overlap with sending instead of taking turns with it; hashlib and
+    file reads release the GIL. Memory stays at a few chunks whatever the file size.
+    """
+
+    def __init__(self, file: IO[bytes], size: int) -> None:
+        self.hash = hashlib.sha256()
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=READ_AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(file, size), name="identifai-upload", daemon=True)
+        self._thread.start()
+
+    def _run(self, file: IO[bytes], size: int) -> None:
+        try:
+            while size > 0 and not self._stop.is_set():
+                data = file.read(min(UPLOAD_CHUNK, size))
+                self.hash.update(data)
+                self._put(data)
+                if not data:
+                    return
+                size -= len(data)
+        except BaseException as exc:  # handed to the event loop, raised there
+            self._put(exc)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _get(self) -> bytes | BaseException | None:
+        while True:
+            try:
+                return self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if not self._thread.is_alive():
+                    with contextlib.suppress(queue.Empty):
+                        return self._queue.get_nowait()  # put just before the thread ended
+                    return None
+
+    async def next(self) -> bytes | None:
+        try:
+            item = self._queue.get_nowait()  # usually ready: no thread hop
+        except queue.Empty:
+            item = await anyio.to_thread.run_sync(self._get)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:  # unblock a reader waiting for room, so the join is quick
+                self._queue.get_nowait()
+        self._thread.join()
+
+
+def _sha256(file: IO[bytes]) -> hashlib._Hash:
+    digest = hashlib.sha256()
+    while data := file.read(UPLOAD_CHUNK):
+        digest.update(data)
+    return digest
+
+
+def _open_regular(path: Path, identity: tuple[int, int] | None) -> IO[bytes]:
+    # O_NONBLOCK: opening a FIFO must fail fast, not wait for a writer.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise InputError(f"Cannot read {path.name}: {exc.strerror or exc}.") from exc
+    info = os.fstat(fd)
+    refusal = None
+    if not stat.S_ISREG(info.st_mode):
+        refusal = f"{path.name} is not a regular file; nothing was uploaded."
+    elif identity is not None and (info.st_dev, info.st_ino) != tuple(identity):
+        refusal = f"{path.name} changed after it was checked; nothing was uploaded."
+    if refusal:
+        os.close(fd)
+        raise FileRefused(refusal)
+    return os.fdopen(fd, "rb")
+
+
+def _video_type(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    guessed = _VIDEO_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or ""
+    return guessed if guessed.startswith("video/") else "video/mp4"
+
+
+def _form_param(key: str, value: str) -> str:
+    return f'{key}="{_FORM_ESCAPE_RE.sub(lambda m: _FORM_ESCAPES[m.group(0)], value)}"'
+
+
+def _multipart(fields: Any, *, boundary: str | None = None, close: bool = True) -> tuple[bytes, str]:
+    """Text fields as multipart/form-data (what the docs' curl -F sends), and its Content-Type."""
+    boundary = boundary or secrets.token_hex(16)
+    parts = [
+        f"--{boundary}\r\nContent-Disposition: form-data; {_form_param('name', name)}\r\n\r\n".encode()
+        + str(value).encode()
+        + b"\r\n"
+        for name, value in fields
+    ]
+    if close:
+        parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def _check_identifier(value: str) -> str:
+    value = str(value).strip()
+    if not value or value in {".", ".."} or len(value) > 256:
+        raise InputError(f"{value!r} is not an identifAI identifier or hash.")
+    return value
+
+
+def _backoff(attempt: int) -> float:
+    return random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))
+
+
+def _unreachable(exc: httpx.TransportError) -> ApiUnreachable:
+    # Only the exception's type: httpx errors carry the request, and with it the key header.
+    what = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+    return ApiUnreachable(f"The connection to identifAI {what} ({type(exc).__name__}).")
+
+
+# -- responses -----------------------------------------------------------------------------------
+
+
+def _scrub(text: str, response: httpx.Response) -> str:
+    """The text with the request's API key masked, should identifAI (or a proxy) ever echo it."""
+    try:
+        key = response.request.headers.get("x-api-key")
+    except RuntimeError:  # a response built without its request
+        return text
+    return text.replace(key, REDACTED) if key else text
+
+
+def _describe(response: httpx.Response) -> str:
+    """A short description of a body we cannot use, never the body itself."""
+    text = _scrub(response.text.strip(), response)
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not text:
+        return f"identifAI answered HTTP {response.status_code} with an empty body"
+    if kind == "text/html" or text[:1] == "<":
+        return f"identifAI answered HTTP {response.status_code} with an HTML page"
+    if len(text) <= 120 and "\n" not in text and not text.startswith(("{", "[")):
+        return f"identifAI answered HTTP {response.status_code}: {text}"
+    return f"identifAI answered HTTP {response.status_code} with an unreadable {len(response.content)}-byte body"
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content)
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise MalformedResponse(f"{_describe(response)} instead of JSON.") from exc
+
+
+def _parse_result(response: httpx.Response) -> VideoClassification:
+    data = _json(response)
+    if not isinstance(data, dict):
+        raise MalformedResponse(f"identifAI sent a {type(data).__name__} where a classification was expected.")
+    try:
+        return VideoClassification.model_validate(data)
+    except ValidationError as exc:
+        raise MalformedResponse(
+            f"identifAI sent a classification this version cannot read ({exc.error_count()} problems)."
+        ) from exc
+
+
+def _parse_results(response: httpx.Response) -> list[VideoClassification]:
+    data = _json(response)
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]  # a Laravel resource collection, should the API ever wrap it
+    if not isinstance(data, list):
+        raise MalformedResponse(f"identifAI sent a {type(data).__name__} where a list of classifications was expected.")
+    try:
+        return _RESULTS.validate_python(data)
+    except ValidationError as exc:
+        raise MalformedResponse(
+            f"identifAI sent classifications this version cannot read ({exc.error_count()} problems)."
+        ) from exc
+
+
+def _model(model: type[BaseModel]) -> Callable[[httpx.Response], Any]:
+    def parse(response: httpx.Response) -> Any:
+        data = _json(response)
+        if not isinstance(data, dict):
+            raise MalformedResponse(f"identifAI sent a {type(data).__name__} where an object was expected.")
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise MalformedResponse(
+                f"identifAI sent an answer this version cannot read ({exc.error_count()} problems)."
+            ) from exc
+
+    return parse
+
+
+def _parse_submission(response: httpx.Response) -> Submission:
+    """`{"identifier": "..."}`, or the bare identifier that a non-JSON Accept header gets."""
+    text = response.text.strip()
+    value: Any = text
+    if text[:1] in ("{", '"', "["):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+    if isinstance(value, dict):
+        value = value.get("identifier")
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        value = str(value).strip().strip("\"'").strip()
+        if _IDENTIFIER.fullmatch(value):
+            return Submission(identifier=value)
+    raise MalformedResponse(f"{_describe(response)}, which holds no identifier.")
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait from Retry-After (seconds or HTTP-date), else from X-RateLimit-Reset."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
+                return None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    reset = response.headers.get("X-RateLimit-Reset", "").strip()
+    try:
+        epoch = float(reset)
+    except ValueError:
+        return None
+    return max(0.0, epoch - time.time()) if math.isfinite(epoch) and epoch > 1e9 else None
+
+
+def _error_text(response: httpx.Response) -> tuple[str, dict[str, list[str]]]:
+    """identifAI's own words: `error`, the field messages, or `message`; else a short description."""
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        return _describe(response), {}
+    if not isinstance(data, dict):
+        return _describe(response), {}
+    fields_source = data["errors"] if isinstance(data.get("errors"), dict) else data
+    field_errors = {
+        str(name): [str(m) for m in messages]
+        for name, messages in fields_source.items()
+        if isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages)
+    }
+    for candidate in (data.get("error"), " ".join(m for ms in field_errors.values() for m in ms), data.get("message")):
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate.strip(), field_errors
+    return f"identifAI answered HTTP {response.status_code} {response.reason_phrase}".strip(), field_errors
+
+
+def _status_error(response: httpx.Response) -> ApiError:
+    """The one translation of an error status into an ApiError subclass."""
+    status = response.status_code
+    message, field_errors = _error_text(response)
+    message = _scrub(message, response)
+    field_errors = {name: [_scrub(m, response) for m in messages] for name, messages in field_errors.items()}
+    if len(message) > ERROR_TEXT_MAX:
+        message = message[: ERROR_TEXT_MAX - 1].rstrip() + "…"
+    cls = _STATUS_ERRORS.get(status, ServerError if status >= 500 else ApiError)
+    if status in (400, 422) and "credit" in message.lower():
+        cls = NoCredits  # the docs give no code of its own, only a 400 and this wording
+    if issubclass(cls, BadRequest):
+        return cls(message, status=status, field_errors=field_errors)
+    if cls is RateLimited:
+        return RateLimited(message, status=status, retry_after=_retry_after(response))
+    return cls(message, status=status)
