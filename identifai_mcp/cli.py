@@ -20,6 +20,7 @@ from identifai_mcp.settings import Settings
 logger = logging.getLogger("identifai_mcp")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+REF_ID_MAX = 255  # identifAI's own limit, as in ClassifyOptions
 
 DESCRIPTION = """\
 Ask identifAI whether a video is real or AI-generated.
@@ -100,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         ("--no-cache", "re-analyse even if analysed before (costs credits again)"),
     ):
         p.add_argument(flag, action="store_true", default=None, help=text)
-    p.add_argument("--ref-id", help="your own reference for this classification")
+    p.add_argument("--ref-id", type=_ref_id, help="your own reference for this classification (at most 255 characters)")
     _wait_flag(p, "seconds to wait for the verdict before printing 'pending' (default IDENTIFAI_WAIT_SECONDS, 40)")
     _json_flag(p)
 
@@ -169,6 +170,12 @@ def _seconds(text: str) -> float:
     if not 0 <= value <= 3600:
         raise argparse.ArgumentTypeError("must be between 0 and 3600 seconds")
     return value
+
+
+def _ref_id(text: str) -> str:
+    if len(text) > REF_ID_MAX:
+        raise argparse.ArgumentTypeError(f"at most {REF_ID_MAX} characters, not {len(text)}")
+    return text
 
 
 def _positive_int(text: str) -> int:

@@ -19,7 +19,7 @@ import errno
 import os
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import FileRefused, NotAVideo
@@ -49,6 +49,8 @@ class VideoFile:
     # "mpeg-ts", "mpeg-ps", "mpeg-video", "flv", "asf", "ogg"
     container: str
     content_type: str  # a video/* MIME type
+    # (st_dev, st_ino) of the file that passed: the upload must read this file and no other.
+    identity: tuple[int, int] | None = field(default=None, compare=False)
 
 
 def check_video_file(path: str | os.PathLike[str], *, allowed_dirs: Sequence[Path] = ()) -> VideoFile:
@@ -59,21 +61,24 @@ def check_video_file(path: str | os.PathLike[str], *, allowed_dirs: Sequence[Pat
             hidden, empty or unreadable.
         NotAVideo: the content does not start a known video container.
     """
-    given, resolved = _resolve(_path_text(path))
-    shown = (
-        _show(given)
-        if resolved == Path(os.path.normpath(given))
-        else f"{_show(given)} (which resolves to {_show(resolved)})"
-    )
+    raw = _path_text(path)
+    # The place is judged before the file is looked at, on the path resolved as far as it exists:
+    # outside the allowed folders or under a hidden name, a path gets the same refusal whether it
+    # exists or not, so refusals never tell an agent what lies where it may not look.
+    given = _absolute(raw)
+    loose = Path(os.path.realpath(given))
+    _check_place(loose, _shown(given, loose), allowed_dirs)
 
+    given, resolved = _resolve(raw)
+    shown = _shown(given, resolved)
     try:
         st = os.stat(resolved)
     except OSError as exc:
         raise FileRefused(f"Refused: {shown} cannot be read ({exc.strerror}).", hint=_UNREADABLE_HINT) from None
+    _check_place(resolved, shown, allowed_dirs)  # again: a symlink may have changed since
     if not stat.S_ISREG(st.st_mode):
         kind, hint = _kind(st.st_mode)
         raise FileRefused(f"Refused: {shown} is {kind}, not a video file.", hint=hint)
-    _check_place(resolved, shown, allowed_dirs)
     if st.st_size == 0:
         raise FileRefused(
             f"Refused: {shown} is empty (0 bytes).", hint="Check that the video was completely downloaded or exported."
@@ -85,7 +90,10 @@ def check_video_file(path: str | os.PathLike[str], *, allowed_dirs: Sequence[Pat
         looks = f"looks like {sniffed}" if sniffed else "is not in a recognised video format"
         raise NotAVideo(f"Not a video: {shown} {looks}.")
     name = given.name if given.name not in ("", "..") else resolved.name
-    return VideoFile(path=resolved, name=name, size=st.st_size, container=sniffed[0], content_type=sniffed[1])
+    return VideoFile(
+        path=resolved, name=name, size=st.st_size, container=sniffed[0], content_type=sniffed[1],
+        identity=(st.st_dev, st.st_ino),
+    )
 
 
 def _path_text(path: str | os.PathLike[str]) -> str:
@@ -103,6 +111,17 @@ def _path_text(path: str | os.PathLike[str]) -> str:
             hint="Move the video to a folder with a shorter path.",
         )
     return raw
+
+
+def _absolute(raw: str) -> Path:
+    """The path as given, `~` expanded, made absolute from the working directory."""
+    return Path(os.getcwd(), os.path.expanduser(raw))
+
+
+def _shown(given: Path, resolved: Path) -> str:
+    if resolved == Path(os.path.normpath(given)):
+        return _show(given)
+    return f"{_show(given)} (which resolves to {_show(resolved)})"
 
 
 def _resolve(raw: str) -> tuple[Path, Path]:

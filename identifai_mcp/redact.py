@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
+from typing import Any
 
 REDACTED = "[REDACTED]"
 # Shorter values would also hide ordinary words and numbers; no real key is that short.
@@ -23,25 +25,42 @@ _KEY_FIELD = re.compile(
 )
 _SENSITIVE_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"})
 
+# Keys that arrive with requests (shared HTTP mode) are kept for the most recent this many; the
+# configured key is kept for good. Anyone can send a new key with every request, so registering one
+# must cost the same however many came before.
+MAX_TRANSIENT_SECRETS = 1024
+
 _lock = threading.Lock()
-_secrets: frozenset[str] = frozenset()
-_pattern: re.Pattern[str] | None = None
+_pinned: dict[str, re.Pattern[str]] = {}
+_transient: OrderedDict[str, re.Pattern[str]] = OrderedDict()
+# Longest first, so that a secret containing another is hidden whole; rebuilt on every change.
+_ordered: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
 
-def register_secret(value: str | None) -> None:
+def register_secret(value: str | None, *, transient: bool = False) -> None:
     """Hide `value`, and its URL-encoded forms, from everything `redact` sees from now on.
 
-    Empty values and values under MIN_SECRET_CHARS characters are ignored.
+    A `transient` secret (a key that came with one request) is forgotten once
+    MAX_TRANSIENT_SECRETS more recently registered ones have arrived; registering it again makes it
+    recent. Empty values and values under MIN_SECRET_CHARS characters are ignored.
     """
-    global _secrets, _pattern
+    global _ordered
     if not value or len(value) < MIN_SECRET_CHARS:
         return
     with _lock:
-        if value in _secrets:
+        if value in _pinned:
             return
-        _secrets = _secrets | {value}
-        # Longest first, so that a secret containing another is hidden whole.
-        _pattern = re.compile("|".join(_secret_pattern(s) for s in sorted(_secrets, key=len, reverse=True)))
+        if transient and value in _transient:
+            _transient.move_to_end(value)
+            return
+        pattern = _transient.pop(value, None) or re.compile(_secret_pattern(value))
+        if transient:
+            _transient[value] = pattern
+            while len(_transient) > MAX_TRANSIENT_SECRETS:
+                _transient.popitem(last=False)
+        else:
+            _pinned[value] = pattern
+        _ordered = tuple(sorted({**_transient, **_pinned}.items(), key=lambda item: len(item[0]), reverse=True))
 
 
 def _secret_pattern(secret: str) -> str:
@@ -58,9 +77,13 @@ def _secret_pattern(secret: str) -> str:
 
 def redact(text: str) -> str:
     """`text` with every registered secret, and any X-Api-Key value, replaced by [REDACTED]."""
-    pattern = _pattern
-    if pattern is not None:
-        text = pattern.sub(REDACTED, text)
+    # Without '%' or '+' only the literal form can be there: a substring test is enough.
+    encoded = "%" in text or "+" in text
+    for secret, pattern in _ordered:
+        if encoded:
+            text = pattern.sub(REDACTED, text)
+        elif secret in text:
+            text = text.replace(secret, REDACTED)
     return _KEY_FIELD.sub(lambda match: match.group(1) + REDACTED, text)
 
 
@@ -109,8 +132,47 @@ def install_log_redaction(logger: logging.Logger | None = None) -> None:
     # from child loggers such as "httpx" or "mcp".
     logger = logger or logging.getLogger()
     handlers = list(logger.handlers)
-    if logger is logging.getLogger() and logging.lastResort is not None:
-        handlers.append(logging.lastResort)  # what logging writes to when no handler is configured
+    if logger is logging.getLogger():
+        if logging.lastResort is not None:
+            handlers.append(logging.lastResort)  # what logging writes to when no handler is configured
+        _install_record_factory()
     for handler in handlers:
         if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
             handler.addFilter(_FILTER)
+
+
+def _install_record_factory() -> None:
+    """Scrub every record as it is made, for handlers set up later (uvicorn configures its own)."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "redacting", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        _scrub(record)
+        return record
+
+    factory.redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+def _scrub(record: logging.LogRecord) -> None:
+    """Hide secrets in a new record; one that holds none is left exactly as it was.
+
+    Formatters such as uvicorn's access log read `args` themselves, so they are kept unless a
+    secret is in the message.
+    """
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a broken format string is the handlers' filter's to report
+        return
+    clean = redact(message)
+    if clean != message:
+        record.msg, record.args = clean, ()
+    if record.exc_info and record.exc_info[0] is not None:
+        text = RedactingFilter._formatter.formatException(record.exc_info)
+        clean = redact(text)
+        if clean != text:
+            record.exc_text, record.exc_info = clean, None
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)

@@ -16,12 +16,10 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
 from mcp.types import (
     CallToolResult,
+    CompleteRequestParams,
+    CompleteResult,
     Completion,
-    CompletionArgument,
-    CompletionContext,
-    PromptReference,
     ResourceLink,
-    ResourceTemplateReference,
     TextContent,
     ToolAnnotations,
 )
@@ -444,22 +442,20 @@ def build_server(
                 raise NotFound(f"No extracted frame {index} for video {hash}.", hint="Run extract_frames first.")
             return path.read_bytes()
 
-    def _current_service() -> Service:
-        return mcp.state().service
+    async def complete(ctx: Any, params: CompleteRequestParams) -> CompleteResult:
+        argument = params.argument
+        values: list[str] = []
+        if argument.name == "classification":
+            values = [v for v in ("human", "artificial") if v.startswith(argument.value)]
+        elif argument.name == "identifier":
+            # The caller's own identifiers: in shared HTTP mode the key decides whose may be offered.
+            caller = Context(request_context=ctx, mcp_server=mcp)
+            values = ctx.lifespan_context.service_for(caller).recent_identifiers(argument.value, 100)[:100]
+        return CompleteResult(completion=Completion(values=values, total=len(values), has_more=len(values) >= 100))
 
-    @mcp.completion()
-    async def complete(
-        ref: PromptReference | ResourceTemplateReference,
-        argument: CompletionArgument,
-        context: CompletionContext | None,
-    ) -> Completion | None:
-        if argument.name != "identifier":
-            if argument.name == "classification":
-                values = [v for v in ("human", "artificial") if v.startswith(argument.value)]
-                return Completion(values=values, total=len(values), has_more=False)
-            return None
-        values = _current_service().recent_identifiers(argument.value, 100)
-        return Completion(values=values[:100], total=len(values), has_more=len(values) >= 100)
+    # On the low-level server rather than with @mcp.completion(), which hands the handler no request
+    # context (and so no caller's key).
+    mcp._lowlevel_server.add_request_handler("completion/complete", CompleteRequestParams, complete)
 
     # -- prompts ---------------------------------------------------------------------------
 
@@ -496,7 +492,9 @@ class _Server(MCPServer[AppState]):
             mime_type="application/json",
         ))
         try:
-            rows, _ = state.service.history_listing(limit=50)
+            # The caller's own history: in shared HTTP mode each key sees only its submissions.
+            caller = Context(request_context=ctx, mcp_server=self)
+            rows, _ = state.service_for(caller).history_listing(limit=50)
         except Exception:
             logger.warning("could not list recent results", exc_info=True)
             rows = []

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+import stat
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ import anyio.to_thread
 import httpx
 
 from identifai_mcp.client import IdentifaiClient
-from identifai_mcp.errors import IdentifaiError, InputError, NotFound
+from identifai_mcp.errors import FileRefused, IdentifaiError, InputError, NotFound
 from identifai_mcp.files import check_video_file
 from identifai_mcp.history import HistoryStore
 from identifai_mcp.models import ClassifyOptions, Credits, Label, OverrideResult, VideoClassification
@@ -70,9 +72,19 @@ def check_hash(value: str) -> str:
     return text
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
+def sha256_file(path: Path, identity: tuple[int, int] | None = None) -> str:
+    """SHA-256 of the file at `path`. Raises FileRefused if it is no longer the file `identity` names."""
+    # O_NONBLOCK: a FIFO swapped in since the check must not hang a worker thread for good.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise FileRefused(f"Refused: {path.name} cannot be read any more ({exc.strerror}).") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (identity is not None and (info.st_dev, info.st_ino) != identity):
+            raise FileRefused(f"Refused: {path.name} changed after it was checked; nothing was uploaded.")
+        digest = hashlib.sha256()
         while chunk := fh.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -145,13 +157,14 @@ class Service:
         """The same service for another user's key: its own rate limits, poller and history scope."""
         if api_key == self.settings.key():
             return self
+        from identifai_mcp.redact import register_secret
+
+        # Every call, not only the first: the registry keeps the most recently used request keys.
+        register_secret(api_key, transient=True)
         scope = key_scope(api_key)
         if scope not in self._per_key:
             if len(self._per_key) >= MAX_KEYS:
                 self._per_key.pop(next(iter(self._per_key)))
-            from identifai_mcp.redact import register_secret
-
-            register_secret(api_key)
             self._per_key[scope] = Service._build(self.settings, self.client.for_key(api_key), self._store, api_key)
         return self._per_key[scope]
 
@@ -174,7 +187,7 @@ class Service:
         file_hash = None
         if not options.no_cache and self.history is not None:
             await report_progress(1, "hashing the file to look for an earlier result")
-            file_hash = await anyio.to_thread.run_sync(sha256_file, video.path)
+            file_hash = await anyio.to_thread.run_sync(sha256_file, video.path, video.identity)
             reused = self._history_call("find_done", file_hash, options.cache_key())
             if reused is not None and reused.result:
                 await report_progress(PROGRESS_TOTAL, "done (from history, nothing uploaded)")
@@ -191,7 +204,11 @@ class Service:
             await report_progress(2 + share * (UPLOAD_SHARE - 2), f"uploading {share:.0%} of {video.name}")
 
         try:
-            submission = await self.client.submit_file(video.path, options, on_progress=on_upload)
+            # The checked file and no other: a path swapped since the check is refused, not uploaded.
+            submission = await self.client.submit_file(
+                video.path, options, on_progress=on_upload, name=video.name, content_type=video.content_type,
+                identity=video.identity,
+            )
         except IdentifaiError as exc:
             self._history_call("failed", row, redact(exc.describe()))
             raise
@@ -200,9 +217,9 @@ class Service:
             raise
         self._history_call("submitted", row, submission.identifier, submission.hash)
         await report_progress(UPLOAD_SHARE, "uploaded; queued at identifAI")
-        return await self._wait_and_report(
+        return await self._report_after_submit(
             submission.identifier, wait=wait, progress=report_progress, detail=detail,
-            provenance=provenance, options=options, expect_exists=True, hash_=submission.hash,
+            provenance=provenance, options=options, hash_=submission.hash,
         )
 
     async def classify_url(
@@ -235,14 +252,10 @@ class Service:
             raise
         self._history_call("submitted", row, submission.identifier, None)
         await report_progress(UPLOAD_SHARE, "submitted; identifAI is downloading the video")
-        report = await self._wait_and_report(
-            submission.identifier, wait=wait, progress=report_progress, detail=detail,
-            options=options, expect_exists=True,
+        report = await self._report_after_submit(
+            submission.identifier, wait=wait, progress=report_progress, detail=detail, options=options,
         )
-        if not checked.warnings:
-            return report
-        notes = " ".join(f"Note: {w}" for w in checked.warnings)
-        return report.model_copy(update={"warnings": list(checked.warnings), "summary": f"{report.summary}\n{notes}"})
+        return _with_warnings(report, checked.warnings)
 
     async def get_report(
         self, identifier: str, *, wait: float = 0, detail: Detail = "summary", progress: ProgressFn | None = None
@@ -378,6 +391,35 @@ class Service:
         return build_report(result, detail=detail, provenance=provenance, options=options,
                             wait_hint=self.settings.wait_seconds)
 
+    async def _report_after_submit(
+        self,
+        identifier: str,
+        *,
+        wait: float,
+        progress: _Progress,
+        detail: Detail,
+        options: ClassifyOptions,
+        provenance: Any = None,
+        hash_: str | None = None,
+    ) -> Report:
+        """The report of a job identifAI just accepted, or, if checking on it fails, a pending one.
+
+        The submission is paid for: a failed poll must not turn it into an error that loses its
+        identifier, or the agent would submit (and pay) again.
+        """
+        try:
+            return await self._wait_and_report(
+                identifier, wait=wait, progress=progress, detail=detail, provenance=provenance,
+                options=options, expect_exists=True, hash_=hash_,
+            )
+        except IdentifaiError as exc:
+            reason = redact(exc.describe())
+            logger.warning("checking %s after submitting it failed: %s", identifier, reason)
+            result = VideoClassification(identifier=identifier, hash=hash_, status="new")
+            report = build_report(result, detail=detail, provenance=provenance, options=options,
+                                  wait_hint=self.settings.wait_seconds)
+            return _with_warnings(report, [f"identifAI accepted the video, but checking its result failed: {reason}"])
+
     async def _hash_of(self, identifier: str) -> str:
         stored = self._history_call("hash_for", identifier)
         if stored:
@@ -397,8 +439,11 @@ class Service:
             return await self.inspect(str(path))
         except IdentifaiError as exc:
             logger.info("local inspection skipped: %s", exc.describe())
-        except Exception:
-            logger.warning("local inspection failed", exc_info=True)
+        except Exception as exc:
+            # The traceback only at debug level: the CLI prints warnings on stderr, and only
+            # --debug may show a traceback there.
+            logger.warning("local inspection failed (%s); see --debug for details", type(exc).__name__)
+            logger.debug("local inspection failed", exc_info=True)
         return None
 
     def _remember(self, result: VideoClassification) -> None:
@@ -426,6 +471,15 @@ class Service:
         except Exception as exc:
             logger.warning("history %s failed: %s", method, redact(str(exc)))
             return None
+
+
+def _with_warnings(report: Report, warnings: Sequence[str]) -> Report:
+    if not warnings:
+        return report
+    notes = " ".join(f"Note: {w}" for w in warnings)
+    return report.model_copy(
+        update={"warnings": [*report.warnings, *warnings], "summary": f"{report.summary}\n{notes}"}
+    )
 
 
 def _phase_message(phase: str, spent: float) -> str:

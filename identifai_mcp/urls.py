@@ -93,7 +93,8 @@ def check_video_url(url: str) -> CheckedUrl:
     if _LOCAL_PATH.match(text):
         raise UrlRefused("Refused: this looks like a local file path, not a URL.", hint=_LOCAL_FILE_HINT)
     for position, char in enumerate(text, start=1):
-        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf"):
+        # Cs: a lone surrogate, which a command line can carry (undecodable bytes) but no URL can.
+        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Cs"):
             raise UrlRefused(
                 f"Refused: the URL contains a space or an invisible or control character (character {position}).",
                 hint="Remove it, or percent-encode a space as %20.",
