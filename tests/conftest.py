@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import pytest
 
 
@@ -14,6 +17,19 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("IDENTIFAI_MCP_HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.delenv("IDENTIFAI_API_KEY", raising=False)
     monkeypatch.delenv("IDENTIFAI_ALLOWED_DIRS", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger() -> Iterator[None]:
+    # cli.main() sets up logging as the real program does; undo it so tests stay independent.
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    filters = {h: list(h.filters) for h in handlers}
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
+    for handler, kept in filters.items():
+        handler.filters[:] = kept
 
 
 # Every API key the tests use. No test's captured stdout, stderr, log or failure text may hold one:

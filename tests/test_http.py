@@ -399,10 +399,6 @@ def test_loopback_http_is_not_shared_and_beyond_loopback_is() -> None:
         assert not is_loopback(host), host
 
 
-@pytest.mark.xfail(reason=(
-    "server.py: resources/list and identifier completion read the operator's history scope, not the "
-    "caller's X-Identifai-Api-Key (they get no per-request Context); reported to the server owners"
-), strict=False)
 async def test_shared_mode_lists_and_completes_only_the_callers_own_results(
     shared_fake: FakeIdentifai, tmp_path: Path
 ) -> None:
