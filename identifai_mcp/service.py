@@ -14,15 +14,11 @@ import re
 import stat
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.to_thread
-import httpx
-
-from identifai_mcp.client import IdentifaiClient
 from identifai_mcp.errors import FileRefused, IdentifaiError, InputError, NotFound
 from identifai_mcp.files import check_video_file
 from identifai_mcp.history import HistoryStore
@@ -31,7 +27,12 @@ from identifai_mcp.redact import redact
 from identifai_mcp.report import BatchReport, Report, batch_report, build_report
 from identifai_mcp.settings import Settings
 from identifai_mcp.urls import check_video_url
-from identifai_mcp.waiting import Poller
+
+if TYPE_CHECKING:
+    import httpx
+
+    from identifai_mcp.client import IdentifaiClient
+    from identifai_mcp.waiting import Poller
 
 logger = logging.getLogger(__name__)
 
@@ -117,41 +118,70 @@ class _Progress:
             logger.debug("progress notification failed", exc_info=True)
 
 
-@dataclass
 class Service:
-    settings: Settings
-    client: IdentifaiClient
-    poller: Poller
-    history: Any | None  # ScopedHistory, or None when the store could not be opened
-    frames_cache: Path = field(default_factory=Path)
-    _store: Any | None = None
-    _per_key: dict[str, Service] = field(default_factory=dict)
+    """The use cases over one API key: its client (made on first use), poller and history scope."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        make_client: Callable[[], IdentifaiClient],
+        store: HistoryStore | None,
+        api_key: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.frames_cache = settings.home / "cache"
+        self.history: Any | None = store.scoped(key_scope(api_key or settings.key())) if store is not None else None
+        self._make_client = make_client
+        self._client: IdentifaiClient | None = None
+        self._poller: Poller | None = None
+        self._store = store
+        self._per_key: dict[str, Service] = {}
 
     @classmethod
     @asynccontextmanager
     async def open(
         cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> AsyncIterator[Service]:
-        """Open the client and the history store for the lifetime of a server or a CLI command."""
+        """Open the history store for the lifetime of a server or a CLI command; close what was used."""
         from identifai_mcp.redact import register_secret
 
         if settings.key():
             register_secret(settings.key() or "")
         store = _open_history(settings)
-        try:
-            async with IdentifaiClient(settings, transport=transport) as client:
-                service = cls._build(settings, client, store)
-                yield service
-        finally:
-            if store is not None:
-                store.close()
 
-    @classmethod
-    def _build(cls, settings: Settings, client: IdentifaiClient, store: HistoryStore | None,
-               api_key: str | None = None) -> Service:
-        poller = Poller(client, interval=settings.poll_interval, interval_max=settings.poll_interval_max)
-        history = store.scoped(key_scope(api_key or settings.key())) if store is not None else None
-        return cls(settings, client, poller, history, settings.home / "cache", store)
+        def make_client() -> IdentifaiClient:
+            from identifai_mcp.client import IdentifaiClient
+
+            return IdentifaiClient(settings, transport=transport)
+
+        service = cls(settings, make_client, store)
+        try:
+            yield service
+        finally:
+            try:
+                if service._client is not None:
+                    await service._client.aclose()
+            finally:
+                if store is not None:
+                    store.close()
+
+    @property
+    def client(self) -> IdentifaiClient:
+        # Made on first use: the HTTP stack is not imported or set up before a tool needs it,
+        # which keeps the server's cold start close to a bare MCP server's.
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    @property
+    def poller(self) -> Poller:
+        if self._poller is None:
+            from identifai_mcp.waiting import Poller
+
+            self._poller = Poller(
+                self.client, interval=self.settings.poll_interval, interval_max=self.settings.poll_interval_max
+            )
+        return self._poller
 
     def for_key(self, api_key: str) -> Service:
         """The same service for another user's key: its own rate limits, poller and history scope."""
@@ -165,7 +195,7 @@ class Service:
         if scope not in self._per_key:
             if len(self._per_key) >= MAX_KEYS:
                 self._per_key.pop(next(iter(self._per_key)))
-            self._per_key[scope] = Service._build(self.settings, self.client.for_key(api_key), self._store, api_key)
+            self._per_key[scope] = Service(self.settings, lambda: self.client.for_key(api_key), self._store, api_key)
         return self._per_key[scope]
 
     # -- classification -------------------------------------------------------------------
