@@ -285,8 +285,10 @@ def _cmd_override(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_credits(args: argparse.Namespace, settings: Settings) -> int:
+    from identifai_mcp.report.text import number
+
     credits = _run(settings, lambda s: s.credits())
-    return _emit(args, credits, f"available: {credits.available_credits}\nspent: {credits.total_spent}")
+    return _emit(args, credits, f"available: {number(credits.available_credits)}\nspent: {number(credits.total_spent)}")
 
 
 def _cmd_history(args: argparse.Namespace, settings: Settings) -> int:

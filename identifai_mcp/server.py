@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -32,6 +33,7 @@ from identifai_mcp.prompts import PromptText, load_prompts
 from identifai_mcp.provenance import ProvenanceReport
 from identifai_mcp.redact import redact
 from identifai_mcp.report import BatchReport, Report, summary_markdown
+from identifai_mcp.report.text import number
 from identifai_mcp.service import ProgressFn, Service
 from identifai_mcp.settings import Settings
 
@@ -345,7 +347,7 @@ def build_server(
         """Available and spent identifAI credits. Free; useful before a large or 30-frame job."""
         with _as_tool_error():
             credits = await _state(ctx).service_for(ctx).credits()
-        text = f"identifAI credits: {_num(credits.available_credits)} available, {_num(credits.total_spent)} spent."
+        text = f"identifAI credits: {number(credits.available_credits)} available, {number(credits.total_spent)} spent."
         return _result(credits, text)
 
     # -- local, offline tools --------------------------------------------------------------
@@ -369,8 +371,9 @@ def build_server(
         ctx: Context[AppState],
         frames: Annotated[int, Field(ge=1, le=60, description="How many frames at most.")] = 10,
         method: Annotated[Literal["time", "iframes", "color", "flow"], Field(description=(
-            "time: equally spaced; iframes: codec key frames; color: per shot the frame nearest the "
-            "shot's average colour; flow: per shot the stillest frame."))] = "time",
+            "time: equally spaced; iframes: codec key frames (both fast); color: per shot the frame "
+            "nearest the shot's average colour; flow: per shot the stillest frame (these two decode "
+            "the whole video: about 1.5 ms per frame, so tens of seconds for a 10-minute video)."))] = "time",
     ) -> Annotated[CallToolResult, FramesReport]:
         """Extract small JPEG thumbnails of a local video's frames, with timestamps, as resource links.
 
@@ -478,6 +481,16 @@ class _Server(MCPServer[AppState]):
 
     _app_state: AppState | None = None
 
+    def tool(self, *args: Any, description: str | None = None, **kwargs: Any) -> Any:
+        """As MCPServer.tool, with the docstring's indentation removed from the description."""
+        register = super().tool
+
+        def decorator(fn: Any) -> Any:
+            text = description if description is not None else inspect.cleandoc(fn.__doc__ or "")
+            return register(*args, description=text, **kwargs)(fn)
+
+        return decorator
+
     def state(self) -> AppState:
         if self._app_state is None:
             raise ResourceError("The server is still starting.")
@@ -547,11 +560,5 @@ def _limit(value: str | None) -> int:
 
 def _wait(value: float | None, settings: Settings) -> float:
     return settings.wait_seconds if value is None else value
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "unknown"
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.to_thread
-from identifai_mcp.errors import FileRefused, IdentifaiError, InputError, NotFound
+from identifai_mcp.errors import ApiUnreachable, FileRefused, IdentifaiError, InputError, NotFound
 from identifai_mcp.files import check_video_file
 from identifai_mcp.history import HistoryStore
 from identifai_mcp.models import ClassifyOptions, Credits, Label, OverrideResult, VideoClassification
@@ -409,7 +409,15 @@ class Service:
                 value = PROGRESS_TOTAL
             await progress(value, _phase_message(phase, spent))
 
-        result = await self.poller.wait(identifier, budget=wait, on_update=on_update, expect_exists=expect_exists)
+        # The budget bounds the polling; this bounds the whole wait, slow first answers and
+        # retries included, so a tool call never outlives what its client will bear.
+        with anyio.move_on_after(wait + self.settings.fetch_grace) as scope:
+            result = await self.poller.wait(identifier, budget=wait, on_update=on_update, expect_exists=expect_exists)
+        if scope.cancelled_caught:
+            raise ApiUnreachable(
+                f"identifAI did not answer about {identifier} within {wait + self.settings.fetch_grace:.0f} s.",
+                hint="Nothing was lost: call get_result with this identifier again in a minute.",
+            )
         if result is None:
             # Submitted, but identifAI does not list it yet: report it as pending, not as an error.
             result = VideoClassification(identifier=identifier, hash=hash_, status="new")

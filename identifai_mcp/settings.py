@@ -57,6 +57,8 @@ class Settings(BaseModel):
     # Seconds between polls of one pending job; tests set it near zero.
     poll_interval: float = Field(default=3.0, ge=0)
     poll_interval_max: float = Field(default=10.0, ge=0)
+    # How far past its wait budget a tool call may run while identifAI is slow to answer at all.
+    fetch_grace: float = Field(default=15.0, ge=0)
     rate_limits: RateLimits = RateLimits()
     # Per-attempt network timeouts; uploads get no read deadline while sending.
     connect_timeout: float = Field(default=10.0, gt=0)

@@ -373,3 +373,19 @@ async def test_classify_adds_local_provenance_to_the_report(
         assert "not validate" in summary or "broken" in summary or "fail" in summary
     else:
         assert "ai" in summary
+
+
+async def test_a_slow_api_cannot_hold_a_call_past_its_budget(settings: Any, video: Path, fake: FakeIdentifai) -> None:
+    quick = settings.model_copy(update={"fetch_grace": 0.5, "read_timeout": 10.0})
+    async with Client(build_server(quick)) as client:
+        submitted = await call(client, "classify_video_file", {"path": str(video), "wait_seconds": 0})
+        identifier = submitted.structured_content["identifier"]
+        fake.inject("slow", times=5, method="GET", delay=3.0)
+        start = anyio.current_time()
+        result = await call(client, "get_result", {"identifier": identifier})
+        assert anyio.current_time() - start < 2.5
+        assert result.is_error and "did not answer" in result.content[0].text
+        fake.inject("slow", times=5, method="GET", delay=3.0)
+        again = await call(client, "classify_video_url", {"url": "https://cdn.example.com/slow.mp4", "wait_seconds": 0})
+        assert not again.is_error and again.structured_content["status"] == "pending"
+        assert again.structured_content["identifier"]

@@ -375,3 +375,10 @@ def _fit(sentences: list[_Sentence], limit: int = MAX_SUMMARY_CHARS) -> str:
 
 def _join(sentences: list[_Sentence]) -> str:
     return " ".join(s.text for s in sentences)
+
+
+def number(value: float | None) -> str:
+    """A count as a person writes it: 998, not 998.0; 'unknown' when absent."""
+    if value is None:
+        return "unknown"
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
