@@ -614,18 +614,6 @@ def _json(response: httpx.Response) -> Any:
         raise MalformedResponse(f"{_describe(response)} instead of JSON.") from exc
 
 
-def _parse_result(response: httpx.Response) -> VideoClassification:
-    data = _json(response)
-    if not isinstance(data, dict):
-        raise MalformedResponse(f"identifAI sent a {type(data).__name__} where a classification was expected.")
-    try:
-        return VideoClassification.model_validate(data)
-    except ValidationError as exc:
-        raise MalformedResponse(
-            f"identifAI sent a classification this version cannot read ({exc.error_count()} problems)."
-        ) from exc
-
-
 def _parse_results(response: httpx.Response) -> list[VideoClassification]:
     data = _json(response)
     if isinstance(data, dict) and isinstance(data.get("data"), list):
@@ -640,19 +628,24 @@ def _parse_results(response: httpx.Response) -> list[VideoClassification]:
         ) from exc
 
 
-def _model(model: type[BaseModel]) -> Callable[[httpx.Response], Any]:
+def _model(model: type[BaseModel], what: str = "an answer") -> Callable[[httpx.Response], Any]:
+    """A parser of one JSON object into `model`; anything else is a MalformedResponse."""
+
     def parse(response: httpx.Response) -> Any:
         data = _json(response)
         if not isinstance(data, dict):
-            raise MalformedResponse(f"identifAI sent a {type(data).__name__} where an object was expected.")
+            raise MalformedResponse(f"identifAI sent a {type(data).__name__} where {what} was expected.")
         try:
             return model.model_validate(data)
         except ValidationError as exc:
             raise MalformedResponse(
-                f"identifAI sent an answer this version cannot read ({exc.error_count()} problems)."
+                f"identifAI sent {what} this version cannot read ({exc.error_count()} problems)."
             ) from exc
 
     return parse
+
+
+_parse_result = _model(VideoClassification, "a classification")
 
 
 def _parse_submission(response: httpx.Response) -> Submission:

@@ -186,8 +186,9 @@ def _progress(ctx: Context[Any]) -> ProgressFn:
     return send
 
 
-def _options(**values: Any) -> ClassifyOptions:
-    return ClassifyOptions(**values)
+def _options(arguments: dict[str, Any]) -> ClassifyOptions:
+    """The classification options among a tool's arguments (they carry the API's own names)."""
+    return ClassifyOptions(**{name: arguments[name] for name in ClassifyOptions.model_fields})
 
 
 def build_server(
@@ -243,12 +244,7 @@ def build_server(
         state = _state(ctx)
         with _as_tool_error():
             state.check_local_files()
-            options = _options(
-                frames=frames, key_frames=key_frames, key_frames_method=key_frames_method,
-                with_morphing=with_morphing, with_tampering=with_tampering, with_audio=with_audio,
-                with_nsfw=with_nsfw, ensure_face_per_frame=ensure_face_per_frame,
-                prevent_c2pa_forces=prevent_c2pa_forces, no_cache=no_cache, ref_id=ref_id,
-            )
+            options = _options(locals())
             report = await state.service_for(ctx).classify_file(
                 path, options, wait=_wait(wait_seconds, settings), progress=_progress(ctx)
             )
@@ -278,12 +274,7 @@ def build_server(
         """
         state = _state(ctx)
         with _as_tool_error():
-            options = _options(
-                frames=frames, key_frames=key_frames, key_frames_method=key_frames_method,
-                with_morphing=with_morphing, with_tampering=with_tampering, with_audio=with_audio,
-                with_nsfw=with_nsfw, ensure_face_per_frame=ensure_face_per_frame,
-                prevent_c2pa_forces=prevent_c2pa_forces, no_cache=no_cache, ref_id=ref_id,
-            )
+            options = _options(locals())
             report = await state.service_for(ctx).classify_url(
                 url, options, wait=_wait(wait_seconds, settings), progress=_progress(ctx)
             )

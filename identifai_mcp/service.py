@@ -15,7 +15,7 @@ import stat
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 Detail = Literal["summary", "frames"]
 # progress(value, total, message): absolute values that only increase.
 ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
@@ -233,18 +234,11 @@ class Service:
             share = (sent / total) if total else 1.0
             await report_progress(2 + share * (UPLOAD_SHARE - 2), f"uploading {share:.0%} of {video.name}")
 
-        try:
-            # The checked file and no other: a path swapped since the check is refused, not uploaded.
-            submission = await self.client.submit_file(
-                video.path, options, on_progress=on_upload, name=video.name, content_type=video.content_type,
-                identity=video.identity,
-            )
-        except IdentifaiError as exc:
-            self._history_call("failed", row, redact(exc.describe()))
-            raise
-        except BaseException:
-            self._history_call("failed", row, "interrupted before identifAI confirmed the upload")
-            raise
+        # The checked file and no other: a path swapped since the check is refused, not uploaded.
+        submission = await self._submit(row, lambda: self.client.submit_file(
+            video.path, options, on_progress=on_upload, name=video.name, content_type=video.content_type,
+            identity=video.identity,
+        ))
         self._history_call("submitted", row, submission.identifier, submission.hash)
         await report_progress(UPLOAD_SHARE, "uploaded; queued at identifAI")
         return await self._report_after_submit(
@@ -272,14 +266,7 @@ class Service:
             options.cache_key(), options.ref_id,
         )
         await report_progress(1, "submitting the URL to identifAI")
-        try:
-            submission = await self.client.submit_url(checked.url, options)
-        except IdentifaiError as exc:
-            self._history_call("failed", row, redact(exc.describe()))
-            raise
-        except BaseException:
-            self._history_call("failed", row, "interrupted before identifAI confirmed the submission")
-            raise
+        submission = await self._submit(row, lambda: self.client.submit_url(checked.url, options))
         self._history_call("submitted", row, submission.identifier, None)
         await report_progress(UPLOAD_SHARE, "submitted; identifAI is downloading the video")
         report = await self._report_after_submit(
@@ -428,6 +415,17 @@ class Service:
         self._remember(result)
         return build_report(result, detail=detail, provenance=provenance, options=options,
                             wait_hint=self.settings.wait_seconds)
+
+    async def _submit(self, row: int | None, send: Callable[[], Awaitable[_T]]) -> _T:
+        """Send a submission; if it fails, its history row says why, so nothing is silently lost."""
+        try:
+            return await send()
+        except IdentifaiError as exc:
+            self._history_call("failed", row, redact(exc.describe()))
+            raise
+        except BaseException:
+            self._history_call("failed", row, "interrupted before identifAI confirmed the submission")
+            raise
 
     async def _report_after_submit(
         self,
