@@ -1,20 +1,17 @@
 """IdentifaiClient: the identifAI REST API over httpx. Knows HTTP and identifAI, nothing of MCP.
 
-Every public method returns a model or raises an `IdentifaiError`; HTTP statuses, transport
-failures and unreadable bodies are translated here and nowhere else (`_status_error`,
-`_unreachable`, `_json`). GETs are retried; a POST is retried only when it provably never
-reached identifAI (see `_post`).
+Every public method returns a model or raises an `IdentifaiError`; what identifAI's answers
+mean (statuses, transport failures, unreadable bodies) is decided in `identifai_mcp.responses`
+and nowhere else. GETs are retried; a POST is retried only when it provably never reached
+identifAI (see `_post`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import hashlib
 import inspect
-import json
 import logging
-import math
 import mimetypes
 import os
 import queue
@@ -26,36 +23,38 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 from urllib.parse import quote
 
 import anyio
 import httpx
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from identifai_mcp import __version__
 from identifai_mcp.errors import (
     ApiError,
     ApiUnreachable,
-    BadRequest,
     ConfigError,
     FileRefused,
-    Forbidden,
     InputError,
     MalformedResponse,
     MissingApiKey,
-    NoCredits,
     NotFound,
     RateLimited,
     ServerError,
-    Unauthorized,
     UploadInterrupted,
 )
 from identifai_mcp.models import ClassifyOptions, Credits, OverrideResult, Submission, VideoClassification
 from identifai_mcp.ratelimit import RateLimiter
-from identifai_mcp.redact import REDACTED
+from identifai_mcp.responses import (
+    parse_result,
+    parse_results,
+    parse_submission,
+    parser,
+    status_error,
+    unreachable,
+)
 from identifai_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -69,21 +68,11 @@ UPLOAD_CHUNK = 1 << 20
 READ_AHEAD = 4  # chunks read and hashed ahead of the one being sent: absorbs scheduling jitter
 # identifAI answers an upload only after storing the whole file, which can outlast read_timeout.
 UPLOAD_READ_TIMEOUT = 120.0
-ERROR_TEXT_MAX = 240
 LIMITER_CACHE_SIZE = 256
 
 T = TypeVar("T")
 Progress = Callable[[int, int], Awaitable[None] | None]
 
-_STATUS_ERRORS: dict[int, type[ApiError]] = {
-    400: BadRequest,
-    401: Unauthorized,
-    403: Forbidden,
-    404: NotFound,
-    # The docs give 400 for validation errors; Laravel's own default is 422.
-    422: BadRequest,
-    429: RateLimited,
-}
 _VIDEO_TYPES = {
     ".mp4": "video/mp4", ".m4v": "video/x-m4v", ".mov": "video/quicktime", ".qt": "video/quicktime",
     ".mkv": "video/x-matroska", ".webm": "video/webm", ".avi": "video/x-msvideo",
@@ -91,13 +80,11 @@ _VIDEO_TYPES = {
     ".ts": "video/mp2t", ".mts": "video/mp2t", ".m2ts": "video/mp2t", ".3gp": "video/3gpp",
     ".3g2": "video/3gpp2", ".ogv": "video/ogg", ".ogg": "video/ogg",
 }  # fmt: skip
-_IDENTIFIER = re.compile(r"[A-Za-z0-9_-]{8,128}")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 _FORM_ESCAPES = {'"': "%22", "\\": "\\\\", **{chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}}
 _FORM_ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _FORM_ESCAPES))
 # Limiters are cached under a salted digest, so no string derived plainly from a key is kept.
 _KEY_SALT = secrets.token_bytes(16)
-_RESULTS = TypeAdapter(list[VideoClassification])
 
 
 class FileSubmission(BaseModel):
@@ -198,7 +185,7 @@ class IdentifaiClient:
             upload = _Upload(file, name, kind, options.form(), on_progress, self._upload_timeout())
             try:
                 submission = await self._post(
-                    "/api/classification_video", _parse_submission, upload.request, interrupted=UploadInterrupted
+                    "/api/classification_video", parse_submission, upload.request, interrupted=UploadInterrupted
                 )
                 digest = await upload.finish()
             finally:
@@ -212,13 +199,13 @@ class IdentifaiClient:
         def request() -> dict[str, Any]:
             return {"content": body, "headers": {"Content-Type": content_type}}
 
-        return await self._post("/api/video_fromurl", _parse_submission, request, interrupted=UploadInterrupted)
+        return await self._post("/api/video_fromurl", parse_submission, request, interrupted=UploadInterrupted)
 
     async def get_result(self, identifier: str) -> VideoClassification:
         """The classification as it stands now (pending, done or errored). Raises NotFound."""
         identifier = _check_identifier(identifier)
         try:
-            return await self._get(f"/api/classification_video/{quote(identifier, safe='')}", _parse_result)
+            return await self._get(f"/api/classification_video/{quote(identifier, safe='')}", parse_result)
         except NotFound as exc:
             raise NotFound(f"identifAI has no classification {identifier!r}: {exc.message}", status=404) from exc
 
@@ -235,7 +222,7 @@ class IdentifaiClient:
             # Laravel reads identifiers[]=a&identifiers[]=b; the brackets are sent as they are.
             query = "&".join(f"identifiers[]={quote(i, safe='')}" for i in chunk)
             try:
-                found[index] = await self._get(f"/api/classifications_video?{query}", _parse_results)
+                found[index] = await self._get(f"/api/classifications_video?{query}", parse_results)
             except Exception as exc:
                 failures.append(exc)
                 tg.cancel_scope.cancel()
@@ -255,11 +242,11 @@ class IdentifaiClient:
             return {"json": {"classification": classification}}
 
         path = f"/api/classification_video/{quote(hash, safe='')}/override"
-        return await self._post(path, _model(OverrideResult), request, interrupted=ApiUnreachable)
+        return await self._post(path, parser(OverrideResult), request, interrupted=ApiUnreachable)
 
     async def get_credits(self) -> Credits:
         """Available and spent credits of this key's account."""
-        return await self._get("/api/user/credits", _model(Credits))
+        return await self._get("/api/user/credits", parser(Credits))
 
     # -- transport -----------------------------------------------------------------------------
 
@@ -313,7 +300,7 @@ class IdentifaiClient:
                 response = await self._send("GET", path)
             except httpx.TransportError as exc:
                 if last:
-                    raise _unreachable(exc) from exc
+                    raise unreachable(exc) from exc
                 await anyio.sleep(_backoff(attempt))
                 continue
             if response.is_success:
@@ -324,7 +311,7 @@ class IdentifaiClient:
                         raise
                     await anyio.sleep(_backoff(attempt))
                     continue
-            error = _status_error(response)
+            error = status_error(response)
             if last or not isinstance(error, (RateLimited, ServerError)):
                 raise error
             await self._pause(error, "GET", attempt)
@@ -350,7 +337,7 @@ class IdentifaiClient:
                 response = await self._send("POST", path, **request())
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 if last:
-                    raise _unreachable(exc) from exc
+                    raise unreachable(exc) from exc
                 await anyio.sleep(_backoff(attempt))
                 continue
             except httpx.TransportError as exc:
@@ -360,7 +347,7 @@ class IdentifaiClient:
                 ) from exc
             if response.is_success:
                 return parse(response)
-            error = _status_error(response)
+            error = status_error(response)
             if last or not isinstance(error, RateLimited):
                 raise error
             await self._pause(error, "POST", attempt)
@@ -574,154 +561,3 @@ def _check_identifier(value: str) -> str:
 
 def _backoff(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))
-
-
-def _unreachable(exc: httpx.TransportError) -> ApiUnreachable:
-    # Only the exception's type: httpx errors carry the request, and with it the key header.
-    what = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-    return ApiUnreachable(f"The connection to identifAI {what} ({type(exc).__name__}).")
-
-
-# -- responses -----------------------------------------------------------------------------------
-
-
-def _scrub(text: str, response: httpx.Response) -> str:
-    """The text with the request's API key masked, should identifAI (or a proxy) ever echo it."""
-    try:
-        key = response.request.headers.get("x-api-key")
-    except RuntimeError:  # a response built without its request
-        return text
-    return text.replace(key, REDACTED) if key else text
-
-
-def _describe(response: httpx.Response) -> str:
-    """A short description of a body we cannot use, never the body itself."""
-    text = _scrub(response.text.strip(), response)
-    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if not text:
-        return f"identifAI answered HTTP {response.status_code} with an empty body"
-    if kind == "text/html" or text[:1] == "<":
-        return f"identifAI answered HTTP {response.status_code} with an HTML page"
-    if len(text) <= 120 and "\n" not in text and not text.startswith(("{", "[")):
-        return f"identifAI answered HTTP {response.status_code}: {text}"
-    return f"identifAI answered HTTP {response.status_code} with an unreadable {len(response.content)}-byte body"
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.content)
-    except ValueError as exc:  # also UnicodeDecodeError
-        raise MalformedResponse(f"{_describe(response)} instead of JSON.") from exc
-
-
-def _parse_results(response: httpx.Response) -> list[VideoClassification]:
-    data = _json(response)
-    if isinstance(data, dict) and isinstance(data.get("data"), list):
-        data = data["data"]  # a Laravel resource collection, should the API ever wrap it
-    if not isinstance(data, list):
-        raise MalformedResponse(f"identifAI sent a {type(data).__name__} where a list of classifications was expected.")
-    try:
-        return _RESULTS.validate_python(data)
-    except ValidationError as exc:
-        raise MalformedResponse(
-            f"identifAI sent classifications this version cannot read ({exc.error_count()} problems)."
-        ) from exc
-
-
-def _model(model: type[BaseModel], what: str = "an answer") -> Callable[[httpx.Response], Any]:
-    """A parser of one JSON object into `model`; anything else is a MalformedResponse."""
-
-    def parse(response: httpx.Response) -> Any:
-        data = _json(response)
-        if not isinstance(data, dict):
-            raise MalformedResponse(f"identifAI sent a {type(data).__name__} where {what} was expected.")
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            raise MalformedResponse(
-                f"identifAI sent {what} this version cannot read ({exc.error_count()} problems)."
-            ) from exc
-
-    return parse
-
-
-_parse_result = _model(VideoClassification, "a classification")
-
-
-def _parse_submission(response: httpx.Response) -> Submission:
-    """`{"identifier": "..."}`, or the bare identifier that a non-JSON Accept header gets."""
-    text = response.text.strip()
-    value: Any = text
-    if text[:1] in ("{", '"', "["):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text
-    if isinstance(value, dict):
-        value = value.get("identifier")
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
-        value = str(value).strip().strip("\"'").strip()
-        if _IDENTIFIER.fullmatch(value):
-            return Submission(identifier=value)
-    raise MalformedResponse(f"{_describe(response)}, which holds no identifier.")
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds to wait from Retry-After (seconds or HTTP-date), else from X-RateLimit-Reset."""
-    value = response.headers.get("Retry-After", "").strip()
-    if value:
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                return None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return max(0.0, (when - datetime.now(UTC)).total_seconds())
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    reset = response.headers.get("X-RateLimit-Reset", "").strip()
-    try:
-        epoch = float(reset)
-    except ValueError:
-        return None
-    return max(0.0, epoch - time.time()) if math.isfinite(epoch) and epoch > 1e9 else None
-
-
-def _error_text(response: httpx.Response) -> tuple[str, dict[str, list[str]]]:
-    """identifAI's own words: `error`, the field messages, or `message`; else a short description."""
-    try:
-        data = json.loads(response.content)
-    except ValueError:
-        return _describe(response), {}
-    if not isinstance(data, dict):
-        return _describe(response), {}
-    fields_source = data["errors"] if isinstance(data.get("errors"), dict) else data
-    field_errors = {
-        str(name): [str(m) for m in messages]
-        for name, messages in fields_source.items()
-        if isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages)
-    }
-    for candidate in (data.get("error"), " ".join(m for ms in field_errors.values() for m in ms), data.get("message")):
-        if isinstance(candidate, str) and candidate.strip():
-            return candidate.strip(), field_errors
-    return f"identifAI answered HTTP {response.status_code} {response.reason_phrase}".strip(), field_errors
-
-
-def _status_error(response: httpx.Response) -> ApiError:
-    """The one translation of an error status into an ApiError subclass."""
-    status = response.status_code
-    message, field_errors = _error_text(response)
-    message = _scrub(message, response)
-    field_errors = {name: [_scrub(m, response) for m in messages] for name, messages in field_errors.items()}
-    if len(message) > ERROR_TEXT_MAX:
-        message = message[: ERROR_TEXT_MAX - 1].rstrip() + "…"
-    cls = _STATUS_ERRORS.get(status, ServerError if status >= 500 else ApiError)
-    if status in (400, 422) and "credit" in message.lower():
-        cls = NoCredits  # the docs give no code of its own, only a 400 and this wording
-    if issubclass(cls, BadRequest):
-        return cls(message, status=status, field_errors=field_errors)
-    if cls is RateLimited:
-        return RateLimited(message, status=status, retry_after=_retry_after(response))
-    return cls(message, status=status)
