@@ -22,6 +22,7 @@ import hashlib
 import itertools
 import operator
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -70,6 +71,9 @@ class FramesReport(BaseModel):
     frames: list[ExtractedFrame] = Field(default_factory=list)
     duration_seconds: float | None = None
     shots: int | None = Field(default=None, description="Shots found (color and flow methods).")
+    scanned_seconds: float | None = Field(default=None, description=(
+        "color and flow: how far into the video the shot scan got; less than duration_seconds when "
+        "its time budget ran out, and then only that part was searched for shots."))
     summary: str = ""
 
 
@@ -97,12 +101,14 @@ def extract_frames(
     out_dir: Path,
     max_side: int = 320,
     quality: int = 75,
+    scan_budget: float | None = None,
 ) -> FramesReport:
     """Write up to `count` evidence frames of `path` as JPEGs under `out_dir` (see `frame_path`).
 
     `color` and `flow` give at most one frame per shot, so they may return fewer than `count`;
-    when there are more shots than `count`, the longest shots are kept. A new extraction of the
-    same video replaces the previous one's files.
+    when there are more shots than `count`, the longest shots are kept. They decode the whole
+    video, so `scan_budget` (seconds) can cap that scan; the report says how far it got. A new
+    extraction of the same video replaces the previous one's files.
 
     Raises:
         InputError: bad arguments, or no frame could be decoded.
@@ -122,13 +128,14 @@ def extract_frames(
         stream.thread_type = "AUTO"
         clip = _Clip.of(container, stream)
         shots: list[_Shot] | None = None
+        scanned: float | None = None
         shot_of: dict[int, int] = {}  # chosen pts -> shot number
         if method == "time":
             targets = _time_targets(clip, count)
         elif method == "iframes":
             targets = _keyframe_targets(container, stream, count)
         else:
-            shots = _shots(container, stream, clip, method)
+            shots, scanned = _shots(container, stream, clip, method, scan_budget)
             targets = _shot_targets(shots, count)
             shot_of = {s.choice: n for n, s in enumerate(shots) if s.choice is not None}
         grabbed = _grab(container, stream, clip, targets, keyframes_only=method == "iframes")
@@ -144,6 +151,7 @@ def extract_frames(
         frames=frames,
         duration_seconds=round(clip.duration, 3) if clip.duration else None,
         shots=len(shots) if shots is not None else None,
+        scanned_seconds=round(scanned, 3) if scanned is not None else None,
     )
     report.summary = _explain(report)
     return report
@@ -261,8 +269,15 @@ class _Shot:
         self.candidates = []
 
 
-def _shots(container: Any, stream: Any, clip: _Clip, method: str) -> list[_Shot]:
-    """Decode every frame once, cut shots, and pick each shot's frame for `method`."""
+def _shots(
+    container: Any, stream: Any, clip: _Clip, method: str, budget: float | None
+) -> tuple[list[_Shot], float]:
+    """Decode every frame once (or until `budget` seconds pass), cut shots, pick each shot's frame.
+
+    Returns the shots and the timestamp the scan reached.
+    """
+    deadline = None if budget is None else time.monotonic() + budget
+    reached = 0.0
     shots: list[_Shot] = []
     previous: bytes | None = None
     # One reformatter keeps its scaling context between frames: 60 times faster than frame.reformat.
@@ -271,6 +286,9 @@ def _shots(container: Any, stream: Any, clip: _Clip, method: str) -> list[_Shot]
     for frame in _decoded(container, stream):
         if frame.pts is None:
             continue
+        if deadline is not None and shots and time.monotonic() > deadline:
+            break
+        reached = clip.seconds(frame.pts)
         pixels = _small_rgb(scaler, frame)
         difference = _mean_abs_difference(pixels, previous) if previous is not None else None
         previous = pixels
@@ -285,7 +303,7 @@ def _shots(container: Any, stream: Any, clip: _Clip, method: str) -> list[_Shot]
     if shots:
         shots[-1].close(method)
     container.seek(0, stream=stream, backward=True)
-    return shots
+    return shots, reached
 
 
 def _shot_targets(shots: list[_Shot], count: int) -> list[int]:
@@ -470,4 +488,8 @@ def _explain(report: FramesReport) -> str:
     text = f"Extracted {n} of {report.requested} requested frames {how}, {span}, as JPEG thumbnails."
     if n < report.requested and report.method in ("time", "iframes"):
         text += " The video has fewer distinct frames or key frames than requested."
+    duration, scanned = report.duration_seconds, report.scanned_seconds
+    if duration and scanned is not None and scanned < duration - 1:
+        text += (f" The shot scan stopped at its time budget, so only the first {scanned:.0f} s of"
+                 f" {duration:.0f} s were searched; use time or iframes for long videos.")
     return text + " They are evidence to look at, not a detection verdict."

@@ -111,6 +111,9 @@ ClassifyWait = Annotated[float | None, Field(ge=0, le=600, description=(
 ResultWait = Annotated[float, Field(ge=0, le=600, description=(
     "Seconds to wait while the classification is pending (0: just look). Keep it under about 45."))]
 
+# Seconds a color/flow shot scan may take in a tool call: leaves room under a client's ~60 s limit.
+FRAME_SCAN_BUDGET = 30.0
+
 OPEN_WORLD_READ = ToolAnnotations(read_only_hint=True, open_world_hint=True)
 SUBMIT = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 LOCAL_READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -364,7 +367,8 @@ def build_server(
         method: Annotated[Literal["time", "iframes", "color", "flow"], Field(description=(
             "time: equally spaced; iframes: codec key frames (both fast); color: per shot the frame "
             "nearest the shot's average colour; flow: per shot the stillest frame (these two decode "
-            "the whole video: about 1.5 ms per frame, so tens of seconds for a 10-minute video)."))] = "time",
+            "the video, about 1.5 ms per frame; past 30 s of scanning they use the part scanned "
+            "and say so)."))] = "time",
     ) -> Annotated[CallToolResult, FramesReport]:
         """Extract small JPEG thumbnails of a local video's frames, with timestamps, as resource links.
 
@@ -374,7 +378,9 @@ def build_server(
         state = _state(ctx)
         with _as_tool_error():
             state.check_local_files()
-            report = await state.service.extract_frames(path, count=frames, method=method)
+            report = await state.service.extract_frames(
+                path, count=frames, method=method, scan_budget=FRAME_SCAN_BUDGET
+            )
         links = [
             ResourceLink(
                 type="resource_link",

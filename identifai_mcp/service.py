@@ -357,14 +357,18 @@ class Service:
             lambda: inspect_file(video.path, trust_anchors=self.settings.c2pa_trust_anchors)
         )
 
-    async def extract_frames(self, path: str, *, count: int, method: str, out_dir: Path | None = None) -> Any:
-        """Evidence thumbnails, written to the frames cache (or `out_dir`)."""
+    async def extract_frames(
+        self, path: str, *, count: int, method: str, out_dir: Path | None = None, scan_budget: float | None = None
+    ) -> Any:
+        """Evidence thumbnails, written to the frames cache (or `out_dir`); `scan_budget` caps a shot scan."""
         from identifai_mcp.frames import extract_frames
 
         video = check_video_file(path, allowed_dirs=self.settings.allowed_dirs)
         target = out_dir if out_dir is not None else self.frames_cache
         return await anyio.to_thread.run_sync(
-            lambda: extract_frames(video.path, count=count, method=method, out_dir=target)  # type: ignore[arg-type]
+            lambda: extract_frames(
+                video.path, count=count, method=method, out_dir=target, scan_budget=scan_budget  # type: ignore[arg-type]
+            )
         )
 
     def frame_file(self, file_hash: str, index: int) -> Path:

@@ -215,3 +215,16 @@ def test_frame_path_refuses_anything_but_a_sha256_and_an_index(tmp_path: Path, d
 
 def test_frame_path_layout(tmp_path: Path) -> None:
     assert frame_path(tmp_path, "ab" * 32, 3) == tmp_path / "frames" / ("ab" * 32) / "3.jpg"
+
+
+def test_shot_scan_stops_at_its_budget_and_says_so(tmp_path: Path) -> None:
+    from tests.media import make_mp4
+
+    video = make_mp4(tmp_path / "long.mp4", seconds=4, fps=25)
+    report = extract_frames(video, count=3, method="flow", out_dir=tmp_path / "out", scan_budget=0.0)
+    assert report.frames, "the part scanned still yields a frame"
+    assert report.scanned_seconds is not None and report.scanned_seconds < 1.0
+    assert "time budget" in report.summary
+    full = extract_frames(video, count=3, method="flow", out_dir=tmp_path / "out2")
+    assert full.scanned_seconds is not None and full.scanned_seconds > 3.5
+    assert "time budget" not in full.summary
