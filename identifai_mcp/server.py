@@ -26,7 +26,7 @@ from mcp.types import (
 from pydantic import BaseModel, Field
 
 from identifai_mcp import __version__
-from identifai_mcp.errors import ConfigError, IdentifaiError, InputError, NotFound
+from identifai_mcp.errors import ConfigError, IdentifaiError, InputError, MissingApiKey, NotFound
 from identifai_mcp.frames import FramesReport
 from identifai_mcp.models import ClassifyOptions, Credits, OverrideResult
 from identifai_mcp.prompts import PromptText, load_prompts
@@ -139,6 +139,11 @@ class AppState:
             key = next((headers.get(h) for h in KEY_HEADERS if headers.get(h)), None)
         if key:
             return self.service.for_key(key)
+        if self.shared and not self.settings.key():
+            raise MissingApiKey(
+                "No identifAI API key came with this request.",
+                hint="Send your key in the X-Identifai-Api-Key header of each request to this shared server.",
+            )
         return self.service
 
     def check_local_files(self) -> None:
@@ -452,7 +457,10 @@ def build_server(
         elif argument.name == "identifier":
             # The caller's own identifiers: in shared HTTP mode the key decides whose may be offered.
             caller = Context(request_context=ctx, mcp_server=mcp)
-            values = ctx.lifespan_context.service_for(caller).recent_identifiers(argument.value, 100)[:100]
+            try:
+                values = ctx.lifespan_context.service_for(caller).recent_identifiers(argument.value, 100)[:100]
+            except MissingApiKey:  # a shared server's caller without a key has no history
+                values = []
         return CompleteResult(completion=Completion(values=values, total=len(values), has_more=len(values) >= 100))
 
     # On the low-level server rather than with @mcp.completion(), which hands the handler no request
@@ -507,6 +515,8 @@ class _Server(MCPServer[AppState]):
             # The caller's own history: in shared HTTP mode each key sees only its submissions.
             caller = Context(request_context=ctx, mcp_server=self)
             rows, _ = state.service_for(caller).history_listing(limit=50)
+        except MissingApiKey:  # a shared server's caller without a key has no history
+            rows = []
         except Exception:
             logger.warning("could not list recent results", exc_info=True)
             rows = []

@@ -437,7 +437,8 @@ async def test_shared_mode_turns_local_file_tools_off(shared_app: Any, files: Fi
 async def test_shared_mode_without_a_key_says_how_to_send_one(shared_app: Any) -> None:
     async with http_client(shared_app, None) as client:
         result = await call(client, "get_credits", {})
-        assert result.is_error and "No identifAI API key is configured" in result.content[0].text
+        assert result.is_error and "No identifAI API key came with this request" in result.content[0].text
+        assert "X-Identifai-Api-Key" in result.content[0].text
 
 
 async def test_a_flood_of_new_request_keys_neither_slows_nor_unmasks(fake: FakeIdentifai, tmp_path: Path) -> None:
