@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
+
 from identifai_mcp.errors import ApiUnreachable, FileRefused, IdentifaiError, InputError, NotFound
 from identifai_mcp.files import check_video_file
 from identifai_mcp.history import HistoryStore
