@@ -93,12 +93,7 @@ def parse_results(response: httpx.Response) -> list[VideoClassification]:
         data = data["data"]  # a Laravel resource collection, should the API ever wrap it
     if not isinstance(data, list):
         raise MalformedResponse(f"identifAI sent a {type(data).__name__} where a list of classifications was expected.")
-    try:
-        return _RESULTS.validate_python(data)
-    except ValidationError as exc:
-        raise MalformedResponse(
-            f"identifAI sent classifications this version cannot read ({exc.error_count()} problems)."
-        ) from exc
+    return _validated(_RESULTS.validate_python, data, "classifications")
 
 
 def parser(model: type[BaseModel], what: str = "an answer") -> Callable[[httpx.Response], Any]:
@@ -108,14 +103,19 @@ def parser(model: type[BaseModel], what: str = "an answer") -> Callable[[httpx.R
         data = parse_json(response)
         if not isinstance(data, dict):
             raise MalformedResponse(f"identifAI sent a {type(data).__name__} where {what} was expected.")
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            raise MalformedResponse(
-                f"identifAI sent {what} this version cannot read ({exc.error_count()} problems)."
-            ) from exc
+        return _validated(model.model_validate, data, what)
 
     return parse
+
+
+def _validated(validate: Callable[[Any], Any], data: Any, what: str) -> Any:
+    """`validate(data)`, with pydantic's ValidationError turned into a MalformedResponse."""
+    try:
+        return validate(data)
+    except ValidationError as exc:
+        raise MalformedResponse(
+            f"identifAI sent {what} this version cannot read ({exc.error_count()} problems)."
+        ) from exc
 
 
 parse_result = parser(VideoClassification, "a classification")
